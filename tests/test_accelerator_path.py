@@ -1,0 +1,45 @@
+"""The code that otherwise runs only on CUDA (channels_last, fused Adam, bf16 autocast), forced on the CPU."""
+
+import math
+import os
+
+import pytest
+import torch
+
+
+@pytest.mark.parametrize("kind", ["dcgan", "cgan", "selfcond"])
+def test_gpu_kernels_and_bf16_train_and_round_trip(nb, tiny, tmp_path, kind):
+    cfg, images, labels = tiny
+    forced = nb["replace"](cfg, gpu_kernels="on", precision="bf16")
+    gan = nb["train_gan"](kind, forced, images, labels[kind], quality_on=False, run_dir=tmp_path, samples_dir=tmp_path)
+    assert gan.dtype == torch.bfloat16 and gan.opt_g.defaults["fused"] and gan.opt_d.defaults["fused"]
+    assert gan.generator.net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert all(math.isfinite(r[name]) for r in gan.history["epochs"] for name in nb["STAT_NAMES"])
+    restored = nb["load_generator"](tmp_path, "cpu")
+    for name, value in gan.sampler.state_dict().items():
+        assert torch.equal(value, restored.state_dict()[name]), name
+
+
+def test_precision_follows_the_device(nb):
+    auto = nb["replace"](nb["cfg"], precision="auto")
+    assert nb["autocast_dtype"](auto, torch.device("cpu")) == torch.float32
+    assert nb["autocast_dtype"](nb["replace"](auto, precision="bf16"), torch.device("cpu")) == torch.bfloat16
+    assert not nb["use_gpu_kernels"](nb["replace"](nb["cfg"], gpu_kernels="auto"), torch.device("cpu"))
+
+
+@pytest.mark.skipif(
+    os.environ.get("GAN_TEST_COMPILE") != "1",
+    reason="torch.compile takes minutes on a 2-core CPU; set GAN_TEST_COMPILE=1",
+)
+def test_compiled_networks_train(nb, tiny, tmp_path):
+    cfg, images, labels = tiny
+    gan = nb["train_gan"](
+        "cgan",
+        nb["replace"](cfg, compile=True, epochs_cgan=1),
+        images,
+        labels["cgan"],
+        quality_on=False,
+        run_dir=tmp_path,
+        samples_dir=tmp_path,
+    )
+    assert all(math.isfinite(gan.history["epochs"][-1][name]) for name in nb["STAT_NAMES"])

@@ -1,0 +1,130 @@
+"""Runs that go wrong stop early and say why; resuming is exact; nothing a user made is overwritten."""
+
+import shutil
+import time
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+
+def weights(module):
+    return {name: value.clone() for name, value in module.state_dict().items()}
+
+
+def test_a_damaged_mnist_file_is_named(nb, tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in nb["MNIST_SHA256"]:
+        shutil.copy(nb["Path"](nb["cfg"].data_dir) / "MNIST" / "raw" / name, raw / name)
+    labels = raw / "train-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:8] + torch.randint(0, 256, (60_000,), dtype=torch.uint8).numpy().tobytes())
+    with pytest.raises(ValueError, match="train-labels-idx1-ubyte is damaged or not the MNIST file.*delete it"):
+        nb["load_mnist"](tmp_path, train=True)
+
+
+@pytest.mark.parametrize("kind", ["dcgan", "cgan", "selfcond"])
+def test_resuming_gives_the_same_weights_as_an_uninterrupted_run(nb, tiny, tmp_path, kind):
+    cfg, images, labels = tiny
+    straight = nb["train_gan"](
+        kind, cfg, images, labels[kind], quality_on=False, run_dir=tmp_path / "a", samples_dir=tmp_path
+    )
+    resumed = nb["train_gan"](
+        kind,
+        cfg,
+        images,
+        labels[kind],
+        quality_on=False,
+        resume_from=tmp_path / "a" / "checkpoints" / "epoch_001.pt",
+        run_dir=tmp_path / "b",
+        samples_dir=tmp_path / "b",
+    )
+    assert [r["epoch"] for r in resumed.history["epochs"]] == [1, 2]
+    for network in ("generator", "discriminator", "sampler"):
+        for name, value in weights(getattr(straight, network)).items():
+            assert torch.equal(value, getattr(resumed, network).state_dict()[name]), f"{kind} {network}.{name} differs"
+
+
+def test_a_run_killed_mid_epoch_logs_each_step_once_after_resuming(nb, tiny, tmp_path):
+    cfg, images, labels = tiny
+    nb["train_gan"]("cgan", cfg, images, labels["cgan"], quality_on=False, run_dir=tmp_path, samples_dir=tmp_path)
+    (tmp_path / "checkpoints" / "epoch_002.pt").unlink()  # killed after logging epoch 2, before its checkpoint
+    time.sleep(1.1)  # event files are named by the second they start in, and read back in name order
+    gan = nb["train_gan"](
+        "cgan", cfg, images, labels["cgan"], quality_on=False, resume_from=tmp_path, samples_dir=tmp_path
+    )
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    steps = [event.step for event in events.Scalars("train/loss_d")]
+    assert steps == list(range(1, 9)), steps
+    assert [event.step for event in events.Scalars("epoch/seconds")] == [4, 8]
+    assert gan.history["step"] == steps
+
+
+def test_a_diverging_run_stops_and_names_model_epoch_step(nb, tiny, tmp_path):
+    cfg, images, labels = tiny
+    wild = nb["replace"](cfg, lr_g=1e30, lr_d=1e30)
+    with pytest.raises(
+        nb["TrainingDiverged"], match=r"cgan diverged at epoch 1, step \d+: .*none \(the first epoch\).*GAN_LR_G"
+    ):
+        nb["train_gan"]("cgan", wild, images, labels["cgan"], run_dir=tmp_path, samples_dir=tmp_path)
+
+
+def test_divergence_later_keeps_the_last_good_checkpoint(nb, tiny, tmp_path):
+    cfg, images, labels = tiny
+    nb["train_gan"](
+        "cgan", nb["replace"](cfg, epochs_cgan=1), images, labels["cgan"], run_dir=tmp_path, samples_dir=tmp_path
+    )
+    wild = nb["replace"](cfg, lr_g=1e30, lr_d=1e30)
+    with pytest.raises(nb["TrainingDiverged"], match=r"cgan diverged at epoch 2, step \d+: .*epoch_001\.pt"):
+        nb["train_gan"]("cgan", wild, images, labels["cgan"], resume_from=tmp_path, samples_dir=tmp_path)
+    assert nb["load_checkpoint"](tmp_path / "checkpoints" / "epoch_001.pt", "cpu")["epoch"] == 1
+    assert not (tmp_path / "checkpoints" / "epoch_002.pt").exists()
+
+
+def test_a_generator_that_ignores_its_noise_is_reported_collapsed(nb):
+    generator, _ = nb["build_networks"]("dcgan", nb["cfg"])
+    torch.nn.init.zeros_(generator.net[-2].weight)  # the last layer now draws its bias, whatever z is
+    metrics = nb["measure_generator"](generator, "dcgan", nb["cfg"], seed=0)
+    assert metrics["spread"] < 1e-6
+    assert any(w.startswith("COLLAPSED") for w in nb["warnings_for"](metrics, nb["cfg"]))
+    record = {"epoch": 1, "seconds": 1, "images_per_second": 1, "loss_d": 1, "loss_g": 1, "d_real": 0.5, "d_fake": 0.5}
+    assert "WARNING, possible mode collapse: COLLAPSED" in nb["epoch_summary"](
+        "dcgan", record | {"metrics": metrics}, nb["cfg"]
+    )
+
+
+def test_pictures_of_an_earlier_run_are_kept(nb, tmp_path):
+    choose = nb["choose_samples_dir"]
+    cfg = nb["replace"](nb["cfg"], fast=False, samples_dir=str(tmp_path))
+    assert choose(cfg) == str(tmp_path)  # an empty folder is used as it is
+    (tmp_path / "cgan").mkdir()
+    (tmp_path / "cgan" / "epoch_001.png").write_bytes(b"a picture")
+    assert nb["Path"](choose(cfg)).parent == tmp_path and nb["Path"](choose(cfg)).name.startswith("run-")
+    assert choose(nb["replace"](cfg, overwrite_samples=True)) == str(tmp_path)
+    fast = nb["replace"](nb["cfg"], samples_dir="")
+    assert not nb["Path"](choose(fast)).resolve().is_relative_to(nb["Path"]("generated_samples").resolve())
+
+
+def test_checkpoint_mistakes_get_clear_messages(nb, tiny, tmp_path):
+    cfg, images, labels = tiny
+    load = nb["load_generator"]
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        load(tmp_path / "epoch_099.pt", "cpu")
+    (tmp_path / "epoch_001.pt").write_bytes(b"half a checkpoint")
+    with pytest.raises(ValueError, match="is not a readable checkpoint"):
+        load(tmp_path / "epoch_001.pt", "cpu")
+    one = nb["replace"](cfg, epochs_selfcond=1)
+    nb["train_gan"](
+        "selfcond", one, images, labels["selfcond"], quality_on=False, run_dir=tmp_path / "run", samples_dir=tmp_path
+    )
+    for changed, message in [
+        ({"latent_dim": 64}, "latent_dim: checkpoint 100, now 64"),
+        ({"seed": 7}, "seed: checkpoint 42, now 7"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            nb["train_gan"](
+                "selfcond", nb["replace"](cfg, **changed), images, labels["selfcond"], resume_from=tmp_path / "run"
+            )
+    with pytest.raises(ValueError, match="is a selfcond checkpoint; it cannot resume a cgan"):
+        nb["train_gan"]("cgan", cfg, images, labels["cgan"], resume_from=tmp_path / "run")

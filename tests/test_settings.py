@@ -1,0 +1,48 @@
+"""Every bad setting is refused by the settings cell, before any work, with a message naming GAN_<FIELD>."""
+
+import pytest
+
+from conftest import run_notebook_until
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return run_notebook_until("def pick_device")["settings_from_env"]
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"GAN_LATENT_DIM": "0"}, "GAN_LATENT_DIM=0 is not allowed: use an integer >= 1"),
+        ({"GAN_INSTANCE_NOISE_START": "-0.5"}, "GAN_INSTANCE_NOISE_START=-0.5 is not allowed: use a number in [0, 2]"),
+        ({"GAN_BATCH_SIZE": "0"}, "GAN_BATCH_SIZE=0 is not allowed: use an integer >= 1"),
+        ({"GAN_LR_G": "-1"}, "GAN_LR_G=-1.0 is not allowed: use a number in (0, 1]"),
+        ({"GAN_LR_G": "10", "GAN_LR_D": "10"}, "GAN_LR_G=10.0 is not allowed"),
+        ({"GAN_LR_D": "1e30"}, "GAN_LR_D=1e+30 is not allowed"),
+        ({"GAN_LR_D": "nan"}, "GAN_LR_D='nan' is not a finite number"),
+        ({"GAN_D_DROPOUT": "1"}, "GAN_D_DROPOUT=1.0 is not allowed: use a number in [0, 1)"),
+        ({"GAN_EMA_DECAY": "1.5"}, "GAN_EMA_DECAY=1.5 is not allowed"),
+        ({"GAN_REAL_TARGET_LOW": "0"}, "GAN_REAL_TARGET_LOW=0.0 is not allowed"),
+        ({"GAN_EPOCHS_CGAN": "0"}, "GAN_EPOCHS_CGAN=0 is not allowed"),
+        ({"GAN_EPOCHS_CGAN": "ten"}, "GAN_EPOCHS_CGAN='ten' is not a valid int"),
+        ({"GAN_SELFCOND_GROUPS": "1"}, "GAN_SELFCOND_GROUPS=1 is not allowed"),
+        ({"GAN_MODELS": "dcgan,vae"}, "GAN_MODELS='dcgan,vae': name some of dcgan, cgan, selfcond"),
+        ({"GAN_DEVICE": "tpu"}, "GAN_DEVICE='tpu' is not allowed: use auto, cuda, mps or cpu"),
+        ({"GAN_PRECISION": "fp16"}, "GAN_PRECISION='fp16' is not allowed: use auto, bf16 or fp32"),
+        ({"GAN_BETAS": "0.5"}, "GAN_BETAS=(0.5,) is not allowed: use two numbers in [0, 1)"),
+        ({"GAN_EPOCS_CGAN": "3"}, "unknown setting(s) GAN_EPOCS_CGAN"),
+        ({"GAN_FAST": "1", "GAN_BATCH_SIZE": "4096"}, "GAN_BATCH_SIZE=4096 is more than the 2,048 training images"),
+        ({"GAN_FAST": "1", "GAN_SELFCOND_GROUPS": "3000"}, "GAN_SELFCOND_GROUPS=3000 is more groups than the 2,048"),
+        ({"GAN_RESUME_CGAN": "/nope"}, "GAN_RESUME_CGAN='/nope' does not exist: give a run folder under"),
+        ({"GAN_MODELS": "dcgan", "GAN_RESUME_CGAN": "/nope"}, "GAN_RESUME_CGAN is set, but cgan is not in GAN_MODELS"),
+    ],
+)
+def test_bad_setting_is_refused_with_its_name(settings, environ, message):
+    with pytest.raises(ValueError) as error:
+        settings(environ)
+    assert message in str(error.value)
+
+
+def test_good_settings_pass(settings):
+    cfg = settings({"GAN_EPOCHS_CGAN": "3", "GAN_MODELS": "cgan", "GAN_LR_G": "4e-4", "GAN_SAMPLES_DIR": "/tmp/x"})
+    assert (cfg.epochs_cgan, cfg.models, cfg.lr_g) == (3, "cgan", 4e-4)
