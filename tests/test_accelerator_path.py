@@ -28,8 +28,8 @@ def test_precision_follows_the_device(nb):
 
 
 @pytest.mark.skipif(
-    os.environ.get("GAN_TEST_COMPILE") != "1",
-    reason="torch.compile takes minutes on a 2-core CPU; set GAN_TEST_COMPILE=1",
+    os.environ.get("RUN_COMPILE_TEST") != "1",
+    reason="torch.compile takes minutes on a 2-core CPU; set RUN_COMPILE_TEST=1",
 )
 def test_compiled_networks_train(nb, tiny, tmp_path):
     cfg, images, labels = tiny
