@@ -128,3 +128,40 @@ def test_checkpoint_mistakes_get_clear_messages(nb, tiny, tmp_path):
             )
     with pytest.raises(ValueError, match="is a selfcond checkpoint; it cannot resume a cgan"):
         nb["train_gan"]("cgan", cfg, images, labels["cgan"], resume_from=tmp_path / "run")
+
+
+def test_resume_problems_are_found_before_any_work(nb, tiny, tmp_path):
+    cfg, images, labels = tiny
+    nb["train_gan"](
+        "cgan", nb["replace"](cfg, epochs_cgan=1), images, labels["cgan"], quality_on=False, run_dir=tmp_path
+    )
+    settings = nb["settings_from_env"]
+    base = {"GAN_FAST": "1", "GAN_RUNS_DIR": str(tmp_path)}
+    with pytest.raises(ValueError, match="GAN_RESUME_SELFCOND=.* is a cgan checkpoint; it cannot resume a selfcond"):
+        settings(base | {"GAN_RESUME_SELFCOND": str(tmp_path)})
+    with pytest.raises(ValueError, match=r"GAN_RESUME_CGAN=.* already has 1 epochs: set GAN_EPOCHS_CGAN above 1"):
+        settings(base | {"GAN_RESUME_CGAN": str(tmp_path)})
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="GAN_RESUME_CGAN=.* holds no readable checkpoint"):
+        settings(base | {"GAN_RESUME_CGAN": str(tmp_path / "junk.pt"), "GAN_EPOCHS_CGAN": "2"})
+
+
+def test_a_resumed_run_draws_into_its_own_folder(nb, tiny, tmp_path):
+    cfg, images, labels = tiny
+    first = tmp_path / "first"
+    nb["train_gan"](
+        "cgan",
+        nb["replace"](cfg, epochs_cgan=1),
+        images,
+        labels["cgan"],
+        quality_on=False,
+        run_dir=tmp_path / "run",
+        samples_dir=first,
+    )
+    loose = tmp_path / "loose.pt"
+    shutil.copy(tmp_path / "run" / "checkpoints" / "epoch_001.pt", loose)
+    runs = nb["replace"](cfg, runs_dir=str(tmp_path / "runs"), samples_dir=str(tmp_path / "elsewhere"))
+    gan = nb["train_gan"]("cgan", runs, images, labels["cgan"], quality_on=False, resume_from=loose)
+    assert sorted(p.name for p in (first / "cgan").glob("epoch_*.png")) == ["epoch_001.png", "epoch_002.png"]
+    assert gan.run_dir.parent == tmp_path / "runs"  # a loose checkpoint starts a new run folder under runs_dir
+    assert not (tmp_path / "checkpoints").exists()

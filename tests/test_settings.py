@@ -35,6 +35,10 @@ def settings():
         ({"GAN_FAST": "1", "GAN_SELFCOND_GROUPS": "3000"}, "GAN_SELFCOND_GROUPS=3000 is more groups than the 2,048"),
         ({"GAN_RESUME_CGAN": "/nope"}, "GAN_RESUME_CGAN='/nope' does not exist: give a run folder under"),
         ({"GAN_MODELS": "dcgan", "GAN_RESUME_CGAN": "/nope"}, "GAN_RESUME_CGAN is set, but cgan is not in GAN_MODELS"),
+        ({"GAN_SEED": "-1"}, "GAN_SEED=-1 is not allowed: use an integer from 0 to 2**32 - 1"),
+        ({"GAN_RUNS_DIR": ""}, "GAN_RUNS_DIR='' is not a folder"),
+        ({"GAN_SAMPLES_DIR": __file__}, "is not a folder: name a folder"),
+        ({"GAN_Epochs_dcgan": "7"}, "unknown setting(s) GAN_Epochs_dcgan"),
     ],
 )
 def test_bad_setting_is_refused_with_its_name(settings, environ, message):
