@@ -45,3 +45,33 @@ def test_float32_steps_enter_no_autocast_context(nb, tiny, monkeypatch):
     monkeypatch.setattr(torch, "autocast", lambda *a, **k: pytest.fail("autocast entered in float32"))
     stats = nb["train_step"](gan, images[: cfg.batch_size], None, 0.1)
     assert torch.isfinite(stats).all()
+
+
+def test_a_shipped_generator_draws_like_the_trained_one_and_a_damaged_one_is_refused(nb, tiny, tmp_path, monkeypatch):
+    cfg, images, labels = tiny
+    gan = nb["train_gan"](
+        "cgan", nb["replace"](cfg, epochs_cgan=1), images, labels["cgan"], quality_on=False, samples_dir=tmp_path
+    )
+    monkeypatch.setitem(nb, "SHIPPED_DIR", tmp_path)
+    nb["check_shipped"](tmp_path / "cgan" / "generator.pt")
+    shipped = nb["ShippedGAN"]("cgan", nb["replace"](cfg, samples_dir=str(tmp_path / "new")))
+    for name, value in gan.sampler.state_dict().items():
+        assert torch.equal(value, shipped.sampler.state_dict()[name]), name
+    assert shipped.history["epochs"] == gan.history["epochs"]
+    assert nb["load_generator"](tmp_path / "cgan" / "generator.pt", "cpu").num_classes == 10
+    with open(tmp_path / "cgan" / "generator.pt", "ab") as file:
+        file.write(b"damage")
+    with pytest.raises(ValueError, match=r"generator\.pt is damaged .*git checkout it again"):
+        nb["check_shipped"](tmp_path / "cgan" / "generator.pt")
+    with pytest.raises(ValueError, match=r"GAN_TRAIN=0 needs .*dcgan.generator\.pt"):
+        nb["check_shipped"](tmp_path / "dcgan" / "generator.pt")
+
+
+def test_the_live_view_redraws_one_output_and_headless_runs_log_progress(nb, tiny, capsys, monkeypatch):
+    cfg, images, labels = tiny
+    monkeypatch.setitem(nb, "HEADLESS", True)
+    monkeypatch.setitem(nb, "cfg", nb["replace"](cfg, progress_line_seconds=0))
+    run = type("Run", (), {"epochs": 2})()
+    assert list(nb["LiveView"]("dcgan").steps(3, 1, run)) == [0, 1, 2]
+    lines = [line for line in capsys.readouterr().out.splitlines() if "dcgan epoch 1/2, step" in line]
+    assert len(lines) == 3 and "img/s" in lines[0] and "min of training left" in lines[0], lines
