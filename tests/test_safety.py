@@ -1,0 +1,206 @@
+"""Issue 16: nothing lost, nothing accepted that fails later. Each test is one probe: its message, and what is kept."""
+
+import errno
+import gzip
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+
+def snapshot(folder):
+    """Every file under `folder` with its bytes and modification time."""
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def one_cgan_epoch(nb, tiny, tmp_path):
+    """A finished one-epoch cGAN run folder under tmp_path/runs."""
+    cfg, images, labels = tiny
+    one = nb["replace"](cfg, epochs_cgan=1, runs_dir=str(tmp_path / "runs"), samples_dir=str(tmp_path / "samples"))
+    return nb["train_gan"]("cgan", one, images, labels["cgan"], quality_on=False).run_dir
+
+
+def test_a_loose_checkpoint_copy_never_touches_the_first_runs_pictures(nb, tiny, tmp_path, capsys):
+    cfg, images, labels = tiny
+    first = tmp_path / "first"
+    three = nb["replace"](cfg, epochs_cgan=3)
+    nb["train_gan"](
+        "cgan", three, images, labels["cgan"], quality_on=False, run_dir=tmp_path / "run", samples_dir=first
+    )
+    (first / "cgan" / "training.gif").write_bytes(b"the first run's GIF")
+    before = snapshot(first)
+    (tmp_path / "copy").mkdir()
+    loose = tmp_path / "copy" / "epoch_001.pt"
+    shutil.copy(tmp_path / "run" / "checkpoints" / "epoch_001.pt", loose)
+    own = nb["replace"](cfg, epochs_cgan=3, runs_dir=str(tmp_path / "runs"), samples_dir=str(tmp_path / "own"))
+    gan = nb["train_gan"]("cgan", own, images, labels["cgan"], quality_on=False, resume_from=loose)
+    assert snapshot(first) == before, "the first run's pictures were changed"
+    assert gan.samples_dir == tmp_path / "own" / "cgan" and gan.run_dir.parent == tmp_path / "runs"
+    assert sorted(p.name for p in gan.samples_dir.glob("epoch_*.png")) == [f"epoch_00{e}.png" for e in (1, 2, 3)]
+    assert f"pictures to {tmp_path / 'own' / 'cgan'}/" in capsys.readouterr().out
+
+
+def test_resuming_into_a_folder_with_pictures_draws_beside_them(nb, tiny, tmp_path):
+    cfg, images, labels = tiny
+    nb["train_gan"]("cgan", cfg, images, labels["cgan"], quality_on=False, run_dir=tmp_path / "a", samples_dir=tmp_path)
+    before = snapshot(tmp_path / "cgan")
+    (tmp_path / "a" / "checkpoints" / "epoch_002.pt").unlink()
+    gan = nb["train_gan"](
+        "cgan", cfg, images, labels["cgan"], quality_on=False, resume_from=tmp_path / "a", samples_dir=tmp_path
+    )
+    assert snapshot(tmp_path / "cgan") == before
+    assert gan.samples_dir.parent.parent == tmp_path and gan.samples_dir.parent.name.startswith("run-")
+
+
+@pytest.mark.parametrize(
+    "changed, message",
+    [
+        ({"GAN_BATCH_SIZE": "64"}, "GAN_BATCH_SIZE=64, the checkpoint needs GAN_BATCH_SIZE=32"),
+        ({"GAN_LATENT_DIM": "64"}, "GAN_LATENT_DIM=64, the checkpoint needs GAN_LATENT_DIM=100"),
+        ({"GAN_TRAIN_SUBSET": "4096"}, "GAN_TRAIN_SUBSET=4096, the checkpoint needs GAN_TRAIN_SUBSET=2048"),
+        ({"GAN_EMA_DECAY": "0.99"}, "GAN_EMA_DECAY=0.99, the checkpoint needs GAN_EMA_DECAY=0.999"),
+        ({"GAN_D_SPECTRAL_NORM": "0"}, "GAN_D_SPECTRAL_NORM=0, the checkpoint needs GAN_D_SPECTRAL_NORM=1"),
+        ({"GAN_FAST": "0", "GAN_EPOCHS_CGAN": "3"}, "GAN_FAST=0, the checkpoint needs GAN_FAST=1"),
+    ],
+)
+def test_resume_settings_that_must_match_are_checked_up_front(nb, one_cgan_epoch, changed, message):
+    base = {"GAN_FAST": "1", "GAN_MODELS": "dcgan,cgan", "GAN_EPOCHS_CGAN": "3", "GAN_LOG_EVERY": "1"}
+    with pytest.raises(ValueError, match="GAN_RESUME_CGAN=.* cannot be continued exactly") as error:
+        nb["settings_from_env"](base | {"GAN_RESUME_CGAN": str(one_cgan_epoch)} | changed)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"GAN_LOG_EVERY": "100000"}, "GAN_LOG_EVERY=100000 is more than the 64 steps of an epoch: use 1 to 64"),
+        ({"GAN_METRIC_SAMPLES": "100000000"}, "use 100 to 10,000 (fewer measure nothing; the real digits' baseline"),
+        ({"GAN_GIF_SECONDS_PER_FRAME": "700"}, "GAN_GIF_SECONDS_PER_FRAME=700.0 is not allowed: use 0.01 to 327.67"),
+        ({"gan_epochs_cgan": "3"}, "unknown setting(s) gan_epochs_cgan: every GAN_<FIELD> must name a field"),
+        ({"GAN_SAMPLES_DIR": " "}, "GAN_SAMPLES_DIR=' ' has blanks at an end or unprintable characters"),
+        ({"GAN_RUNS_DIR": "runs\n"}, "GAN_RUNS_DIR='runs\\n' has blanks at an end"),
+        ({"GAN_SAMPLES_DIR": __file__ + "/sub"}, "cannot be made: " + __file__ + " is a file, not a folder"),
+        ({"GAN_TENSORBOARD": "yes"}, "GAN_TENSORBOARD='yes' is not allowed: use auto, on or off"),
+    ],
+)
+def test_settings_that_would_fail_later_are_refused_now(nb, environ, message):
+    with pytest.raises(ValueError) as error:
+        nb["settings_from_env"]({"GAN_FAST": "1"} | environ)
+    assert message in str(error.value)
+
+
+def test_the_longest_allowed_gif_frame_is_written(nb, tmp_path):
+    frames = [np.zeros((8, 8, 3), np.uint8)] * 2
+    nb["make_gif"](frames, tmp_path / "slow.gif", nb["GIF_LONGEST_FRAME"])
+    assert (tmp_path / "slow.gif").stat().st_size > 0
+
+
+def test_an_evaluator_path_that_is_a_folder_is_refused(nb, tmp_path):
+    with pytest.raises(ValueError, match="GAN_EVALUATOR_PATH=.* is a folder: name a file, such as"):
+        nb["settings_from_env"]({"GAN_FAST": "1", "GAN_EVALUATOR_PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize("name", ["GAN_RUNS_DIR", "GAN_SAMPLES_DIR", "GAN_EVALUATOR_PATH"])
+def test_an_unwritable_output_folder_is_refused(nb, tmp_path, monkeypatch, name):
+    writable = nb["tempfile"].TemporaryFile
+
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+
+    def read_only_tmp_path(*args, dir, **kwargs):
+        if dir == read_only:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return writable(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(nb["tempfile"], "TemporaryFile", read_only_tmp_path)
+    value = str(read_only / "new" / ("mnist_evaluator.pt" if name == "GAN_EVALUATOR_PATH" else "out"))
+    with pytest.raises(ValueError, match=f"{name}=.*: cannot write into {read_only} \\(Read-only file system\\)"):
+        nb["settings_from_env"]({"GAN_FAST": "1", "GAN_RUNS_DIR": str(tmp_path / "runs"), name: value})
+    assert list(read_only.iterdir()) == []
+
+
+def test_a_full_disk_names_the_folder_keeps_the_last_checkpoint_and_leaves_no_partial(
+    nb, tiny, one_cgan_epoch, monkeypatch, tmp_path
+):
+    cfg, images, labels = tiny
+
+    def full_disk(state, path):
+        open(path, "wb").write(b"half a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(nb["torch"], "save", full_disk)
+    checkpoints = one_cgan_epoch / "checkpoints"
+    with pytest.raises(
+        OSError, match=f"no space left in {checkpoints} for epoch_002.pt: it needs about .* MB"
+    ) as error:
+        nb["train_gan"](
+            "cgan", cfg, images, labels["cgan"], quality_on=False, resume_from=one_cgan_epoch, samples_dir=tmp_path
+        )
+    assert "The last good checkpoint is " + str(checkpoints / "epoch_001.pt") in str(error.value)
+    monkeypatch.undo()
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["epoch_001.pt"]
+    assert nb["load_checkpoint"](checkpoints / "epoch_001.pt", "cpu")["epoch"] == 1
+
+
+def test_a_full_disk_while_drawing_leaves_no_partial_picture(nb, tmp_path, monkeypatch):
+    def torch_full(partial):  # torch reports a full disk as a RuntimeError from its zip writer
+        partial.write_bytes(b"half")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos")
+
+    monkeypatch.setattr(nb["shutil"], "disk_usage", lambda path: SimpleNamespace(free=100))
+    with pytest.raises(OSError, match=f"no space left in {tmp_path} for epoch_001.png: it needs about 1.0 MB"):
+        nb["write_safely"](tmp_path / "epoch_001.png", torch_full, needed=10**6)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def one_epoch_runs(nb, tmp_path_factory):
+    """A one-epoch run folder of each model, a few batches long."""
+    cfg = nb["replace"](nb["cfg"], log_every=1, selfcond_groups=4, epochs_dcgan=1, epochs_selfcond=1)
+    images, folder = nb["gan_images"][: 2 * cfg.batch_size], tmp_path_factory.mktemp("runs")
+    groups, _ = nb["kmeans"](images, cfg.selfcond_groups, 5, cfg.seed)
+    cfg = nb["replace"](cfg, runs_dir=str(folder), samples_dir=str(folder / "samples"))
+    return {
+        kind: nb["train_gan"](kind, cfg, images, labels, quality_on=False).run_dir
+        for kind, labels in [("dcgan", None), ("selfcond", groups)]
+    }
+
+
+def test_generate_draws_digits_from_a_cgan_only(nb, one_epoch_runs):
+    with pytest.raises(ValueError, match="from a cGAN only; a DCGAN has no labels"):
+        nb["generate"](7, generator=nb["load_generator"](one_epoch_runs["dcgan"], "cpu"))
+    with pytest.raises(ValueError, match="from a cGAN only; a self-conditioned GAN's labels are k-means groups"):
+        nb["generate"](7, generator=nb["load_generator"](one_epoch_runs["selfcond"], "cpu"))
+    with pytest.raises(TypeError, match="is a path: pass generator=load_generator"):
+        nb["generate"](7, generator=str(one_epoch_runs["dcgan"]))
+    with pytest.raises(TypeError, match="load_generator takes a run folder or checkpoint path, not a"):
+        nb["load_generator"](nb["load_generator"](one_epoch_runs["dcgan"]))
+
+
+def test_gz_mnist_files_are_used_offline(nb, tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in nb["MNIST_SHA256"]:
+        source = nb["Path"](nb["cfg"].data_dir).absolute() / "MNIST" / "raw" / name
+        if "labels" in name:
+            (raw / f"{name}.gz").write_bytes(gzip.compress(source.read_bytes(), compresslevel=1))
+        else:
+            (raw / name).symlink_to(source)
+    images, labels = nb["load_mnist"](tmp_path, train=True)
+    assert len(labels) == 60_000 and (raw / "train-labels-idx1-ubyte").is_file()
+    (raw / "t10k-labels-idx1-ubyte").unlink()
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.gz is damaged .*: delete it and copy it again"):
+        nb["load_mnist"](tmp_path, train=False)
+    assert not (raw / "t10k-labels-idx1-ubyte.partial").exists()
+
+
+def test_no_tensorboard_is_started_unattended(nb, capsys):
+    nb["open_tensorboard"]("runs", "auto")
+    assert (
+        "TensorBoard not started (GAN_TENSORBOARD=auto, and this run is unattended); to watch: tensorboard --logdir runs"
+        in capsys.readouterr().out
+    )
+    assert nb["STARTED_TENSORBOARDS"] == []
