@@ -57,7 +57,7 @@ def test_a_run_killed_mid_epoch_logs_each_step_once_after_resuming(nb, tiny, tmp
     events.Reload()
     steps = [event.step for event in events.Scalars("train/loss_d")]
     assert steps == list(range(1, 9)), steps
-    assert [event.step for event in events.Scalars("epoch/seconds")] == [4, 8]
+    assert [event.step for event in events.Scalars("speed/seconds")] == [4, 8]
     assert gan.history["step"] == steps
 
 
