@@ -39,6 +39,33 @@ def settings():
         ({"GAN_RUNS_DIR": ""}, "GAN_RUNS_DIR='' is not a folder"),
         ({"GAN_SAMPLES_DIR": __file__}, "is not a folder: name a folder"),
         ({"GAN_Epochs_dcgan": "7"}, "unknown setting(s) GAN_Epochs_dcgan"),
+        # settings that would fail only after training (issue 16), refused now
+        (
+            {"GAN_FAST": "1", "GAN_LOG_EVERY": "100000"},
+            "GAN_LOG_EVERY=100000 is more than the 64 steps of an epoch: use 1 to 64",
+        ),
+        (
+            {"GAN_FAST": "1", "GAN_METRIC_SAMPLES": "100000000"},
+            "use 100 to 10,000 (fewer measure nothing; the real digits' baseline",
+        ),
+        (
+            {"GAN_FAST": "1", "GAN_GIF_SECONDS_PER_FRAME": "700"},
+            "GAN_GIF_SECONDS_PER_FRAME=700.0 is not allowed: use 0.01 to 327.67",
+        ),
+        (
+            {"GAN_FAST": "1", "gan_epochs_cgan": "3"},
+            "unknown setting(s) gan_epochs_cgan: every GAN_<FIELD> must name a field",
+        ),
+        (
+            {"GAN_FAST": "1", "GAN_SAMPLES_DIR": " "},
+            "GAN_SAMPLES_DIR=' ' has blanks at an end or unprintable characters",
+        ),
+        ({"GAN_FAST": "1", "GAN_RUNS_DIR": "runs\n"}, "GAN_RUNS_DIR='runs\\n' has blanks at an end"),
+        (
+            {"GAN_FAST": "1", "GAN_SAMPLES_DIR": __file__ + "/sub"},
+            "cannot be made: " + __file__ + " is a file, not a folder",
+        ),
+        ({"GAN_FAST": "1", "GAN_TENSORBOARD": "yes"}, "GAN_TENSORBOARD='yes' is not allowed: use auto, on or off"),
     ],
 )
 def test_bad_setting_is_refused_with_its_name(settings, environ, message):
