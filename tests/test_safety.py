@@ -185,3 +185,14 @@ def test_no_tensorboard_is_started_unattended(nb, capsys):
         in capsys.readouterr().out
     )
     assert nb["STARTED_TENSORBOARDS"] == []
+
+
+def test_a_full_disk_while_shipping_a_generator_leaves_no_partial_file(nb, tmp_path, monkeypatch):
+    def full_disk(state, path):
+        open(path, "wb").write(b"half a generator")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(nb["torch"], "save", full_disk)
+    with pytest.raises(OSError, match=f"no space left in {tmp_path} for generator.pt"):
+        nb["save_with_sha256"]({"weights": nb["torch"].zeros(4)}, tmp_path / "generator.pt")
+    assert list(tmp_path.iterdir()) == []

@@ -1,5 +1,7 @@
 """The training step's pieces: the moving average matches torch's AveragedModel maths without reading the device."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch.optim.swa_utils import AveragedModel
@@ -67,11 +69,31 @@ def test_a_shipped_generator_draws_like_the_trained_one_and_a_damaged_one_is_ref
         nb["check_shipped"](tmp_path / "dcgan" / "generator.pt")
 
 
+def test_train_0_reads_each_shipped_file_once(nb, tiny, tmp_path, monkeypatch):
+    cfg, images, labels = tiny
+    nb["train_gan"]("dcgan", cfg, images, quality_on=False, samples_dir=tmp_path)
+    path = tmp_path / "dcgan" / "generator.pt"
+    monkeypatch.setitem(nb, "SHIPPED_DIR", tmp_path)
+    monkeypatch.setitem(nb, "SHIPPED_FILES", {path: nb["check_shipped"](path)})  # as the early check leaves it
+    reads, real_read, real_load = [], type(path).read_bytes, torch.load
+
+    def load_from_memory_only(source, *args, **kwargs):
+        if not hasattr(source, "read"):
+            pytest.fail(f"torch.load read {source} again")
+        return real_load(source, *args, **kwargs)
+
+    monkeypatch.setattr(type(path), "read_bytes", lambda self: reads.append(self.name) or real_read(self))
+    monkeypatch.setattr(torch, "load", load_from_memory_only)
+    shipped = nb["ShippedGAN"]("dcgan", nb["replace"](cfg, samples_dir=str(tmp_path / "new")))
+    assert "generator.pt" not in reads and nb["SHIPPED_FILES"] == {}
+    assert (tmp_path / "new" / "dcgan" / "generator.pt").read_bytes() == real_read(path)
+    assert shipped.sampler.latent_dim == cfg.latent_dim
+
+
 def test_the_live_view_redraws_one_output_and_headless_runs_log_progress(nb, tiny, capsys, monkeypatch):
     cfg, images, labels = tiny
     monkeypatch.setitem(nb, "HEADLESS", True)
-    monkeypatch.setitem(nb, "cfg", nb["replace"](cfg, progress_line_seconds=0))
-    run = type("Run", (), {"epochs": 2})()
+    run = SimpleNamespace(epochs=2, cfg=nb["replace"](cfg, progress_line_seconds=0))  # the run's settings, not cfg's
     assert list(nb["LiveView"]("dcgan").steps(3, 1, run)) == [0, 1, 2]
     lines = [line for line in capsys.readouterr().out.splitlines() if "dcgan epoch 1/2, step" in line]
     assert len(lines) == 3 and "img/s" in lines[0] and "min of training left" in lines[0], lines
