@@ -19,9 +19,18 @@ def test_gpu_kernels_and_bf16_train_and_round_trip(nb, tiny, tmp_path, kind):
         assert torch.equal(value, restored.state_dict()[name]), name
 
 
-def test_precision_follows_the_device(nb):
+def test_precision_follows_the_device(nb, tmp_path, monkeypatch):
     auto = nb["replace"](nb["cfg"], precision="auto")
+    cpuinfo = tmp_path / "cpuinfo"
+    for flags, native in [("fpu sse2 avx2 avx512f", False), ("fpu avx512f avx512_bf16", True), ("fpu amx_bf16", True)]:
+        cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        assert nb["cpu_computes_bf16"](cpuinfo) == native, flags
+    assert not nb["cpu_computes_bf16"](tmp_path / "no-such-file")  # macOS, Windows: float32
+    monkeypatch.setitem(nb, "cpu_computes_bf16", lambda: False)
     assert nb["autocast_dtype"](auto, torch.device("cpu")) == torch.float32
+    monkeypatch.setitem(nb, "cpu_computes_bf16", lambda: True)
+    assert nb["autocast_dtype"](auto, torch.device("cpu")) == torch.bfloat16
+    assert nb["autocast_dtype"](auto, torch.device("mps")) == torch.float32
     assert nb["autocast_dtype"](nb["replace"](auto, precision="bf16"), torch.device("cpu")) == torch.bfloat16
     assert not nb["use_gpu_kernels"](nb["replace"](nb["cfg"], gpu_kernels="auto"), torch.device("cpu"))
 
