@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-CPU_FUSED_ADAM = tuple(int(part) for part in torch.__version__.split(".")[:2]) >= (2, 4)  # fused Adam on the CPU
+TORCH_VERSION = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+CPU_FUSED_ADAM = TORCH_VERSION >= (2, 4)  # fused Adam on the CPU
 
 
 @pytest.mark.skipif(
@@ -51,3 +52,12 @@ def test_compiled_networks_train_and_round_trip(nb, tiny, tmp_path):
     restored = nb["load_generator"](tmp_path, "cpu")
     for name, value in gan.sampler.state_dict().items():
         assert torch.equal(value, restored.state_dict()[name]), name
+
+
+def test_gpu_kernels_off_cuda_need_torch_2_4(nb):
+    forced, auto = nb["replace"](nb["cfg"], gpu_kernels="on"), nb["replace"](nb["cfg"], gpu_kernels="auto")
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    with pytest.raises(ValueError, match=r"GAN_GPU_KERNELS=on needs fused Adam on the cpu, which torch 2\.2\.2\+cpu"):
+        nb["check_gpu_kernels"](forced, cpu, version="2.2.2+cpu")
+    for cfg, device, version in [(forced, cpu, "2.4.0"), (forced, cuda, "2.2.2"), (auto, cpu, "2.2.2")]:
+        nb["check_gpu_kernels"](cfg, device, version=version)  # allowed: no error

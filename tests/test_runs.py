@@ -142,5 +142,8 @@ def test_resume_problems_are_found_before_any_work(nb, tiny, tmp_path):
     with pytest.raises(ValueError, match=r"GAN_RESUME_CGAN=.* already has 1 epochs: set GAN_EPOCHS_CGAN above 1"):
         settings(base | {"GAN_RESUME_CGAN": str(tmp_path)})
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="GAN_RESUME_CGAN=.* holds no readable checkpoint"):
+    with pytest.raises(ValueError, match="GAN_RESUME_CGAN=.* is not a readable checkpoint"):
         settings(base | {"GAN_RESUME_CGAN": str(tmp_path / "junk.pt"), "GAN_EPOCHS_CGAN": "2"})
+    torch.save({"format": "someone-elses-v1", "epoch": 1}, tmp_path / "foreign.pt")
+    with pytest.raises(ValueError, match="GAN_RESUME_CGAN=.* was not written by this version of the notebook"):
+        settings(base | {"GAN_RESUME_CGAN": str(tmp_path / "foreign.pt"), "GAN_EPOCHS_CGAN": "2"})
