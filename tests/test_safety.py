@@ -160,6 +160,23 @@ def test_generate_draws_digits_from_a_cgan_only(nb, one_epoch_runs):
         nb["load_generator"](nb["load_generator"](one_epoch_runs["dcgan"]))
 
 
+def test_checkpoints_and_generators_are_read_as_tensors_only(nb, one_epoch_runs, monkeypatch):
+    """Every torch.load of the notebook passes weights_only=True, so a file cannot run code when it is read."""
+    import torch
+
+    flags, real_load = [], torch.load
+
+    def recording_load(*args, **kwargs):
+        flags.append(kwargs.get("weights_only"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", recording_load)
+    nb["load_generator"](one_epoch_runs["dcgan"])  # a checkpoint
+    nb["check_resume"](nb["replace"](nb["cfg"], epochs_dcgan=2, resume_dcgan=str(one_epoch_runs["dcgan"])), "dcgan")
+    nb["load_generator"](str(nb["SHIPPED_DIR"] / "cgan" / "generator.pt"))  # a shipped generator
+    assert flags == [True, True, True]
+
+
 def test_gz_mnist_files_are_used_offline(nb, tmp_path):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
