@@ -22,7 +22,6 @@ def settings():
         ({"GAN_LR_D": "nan"}, "GAN_LR_D='nan' is not a finite number"),
         ({"GAN_D_DROPOUT": "1"}, "GAN_D_DROPOUT=1.0 is not allowed: use a number in [0, 1)"),
         ({"GAN_EMA_DECAY": "1.5"}, "GAN_EMA_DECAY=1.5 is not allowed"),
-        ({"GAN_COOLDOWN_CGAN": "1"}, "GAN_COOLDOWN_CGAN=1.0 is not allowed: use a number in [0, 1)"),
         ({"GAN_REAL_TARGET_LOW": "0"}, "GAN_REAL_TARGET_LOW=0.0 is not allowed"),
         ({"GAN_EPOCHS_CGAN": "0"}, "GAN_EPOCHS_CGAN=0 is not allowed"),
         ({"GAN_EPOCHS_CGAN": "ten"}, "GAN_EPOCHS_CGAN='ten' is not a valid int"),
