@@ -213,3 +213,19 @@ def test_a_full_disk_while_shipping_a_generator_leaves_no_partial_file(nb, tmp_p
     with pytest.raises(OSError, match=f"no space left in {tmp_path} for generator.pt"):
         nb["save_with_sha256"]({"weights": nb["torch"].zeros(4)}, tmp_path / "generator.pt")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_networks_of_another_shape_are_refused_with_the_files_name(nb, tiny, one_cgan_epoch, tmp_path):
+    """A checkpoint from an older version of the networks (the cGAN's first layer as a transposed convolution)."""
+    cfg, images, labels = tiny
+    saved = nb["load_checkpoint"](nb["latest_checkpoint"](one_cgan_epoch), "cpu")
+    for state in (saved["generator"], saved["sampling_generator"]):
+        state["net.0.weight"] = state["net.0.weight"].T.reshape(-1, 2 * cfg.g_width, 7, 7)
+    older = tmp_path / "older" / "epoch_001.pt"
+    older.parent.mkdir()
+    nb["torch"].save(saved, older)
+    with pytest.raises(ValueError, match="epoch_001.pt holds networks of another shape than this notebook builds"):
+        nb["load_generator"](older)
+    two = nb["replace"](cfg, epochs_cgan=2, runs_dir=str(tmp_path / "runs"), samples_dir=str(tmp_path / "samples"))
+    with pytest.raises(ValueError, match="epoch_001.pt holds networks of another shape than this notebook builds"):
+        nb["train_gan"]("cgan", two, images, labels["cgan"], quality_on=False, resume_from=older)

@@ -21,6 +21,17 @@ def reference_update(decay):
     return update
 
 
+def test_the_projection_is_a_transposed_convolution_of_z_as_a_1x1_image(nb):
+    """Section 4's claim: project() computes what ConvTranspose2d(inputs, channels, side) makes of a 1x1 input."""
+    linear, unflatten, batchnorm, relu = nb["project"](5, 3, side=4)
+    transposed = torch.nn.ConvTranspose2d(5, 3, kernel_size=4, bias=False)
+    with torch.no_grad():
+        transposed.weight.copy_(linear.weight.T.reshape(5, 3, 4, 4))
+    z = torch.randn(2, 5)
+    torch.testing.assert_close(unflatten(linear(z)), transposed(z[:, :, None, None]))
+    assert isinstance(batchnorm, torch.nn.BatchNorm2d) and batchnorm.num_features == 3
+
+
 def test_moving_average_matches_averaged_model(nb, monkeypatch):
     generator, _ = nb["build_networks"]("cgan", nb["cfg"])
     reference = AveragedModel(generator, multi_avg_fn=reference_update(0.99), use_buffers=True)
