@@ -55,6 +55,42 @@ def test_compiled_networks_train_and_round_trip(nb, tiny, tmp_path):
         assert torch.equal(value, restored.state_dict()[name]), name
 
 
+def test_fused_adam_where_torch_has_it(nb):
+    auto, on, off = (nb["replace"](nb["cfg"], gpu_kernels=value) for value in ("auto", "on", "off"))
+    cases = [
+        (auto, "cpu", "2.2.2+cpu", False),  # foreach Adam: fused came to the CPU with torch 2.4
+        (auto, "cpu", "2.4.0", True),
+        (auto, "cuda", "2.2.2", True),
+        (auto, "mps", "2.9.0", False),
+        (off, "cuda", "2.9.0", False),
+        (on, "cpu", "2.9.0", True),
+    ]
+    for cfg, device, version, fused in cases:
+        assert nb["use_fused_adam"](cfg, torch.device(device), version=version) == fused, (cfg.gpu_kernels, device)
+
+
+@pytest.mark.skipif(not CPU_FUSED_ADAM, reason="torch < 2.4 has no fused Adam on the CPU")
+def test_fused_adam_on_the_cpu_updates_like_foreach_adam(nb):
+    """The CPU default changed from foreach to fused Adam for speed: the same maths, to float32 rounding."""
+    torch.manual_seed(0)
+    generators = [nb["Generator"](nb["cfg"].latent_dim, 8) for _ in range(2)]
+    generators[1].load_state_dict(generators[0].state_dict())
+    start = [weight.detach().clone() for weight in generators[0].parameters()]
+    optimisers = [
+        torch.optim.Adam(generators[0].parameters(), lr=1e-3, betas=(0.5, 0.999), foreach=True),
+        torch.optim.Adam(generators[1].parameters(), lr=1e-3, betas=(0.5, 0.999), fused=True),
+    ]
+    for _ in range(5):
+        z = torch.randn(4, nb["cfg"].latent_dim)
+        for generator, optimiser in zip(generators, optimisers):
+            optimiser.zero_grad()
+            generator(z).square().mean().backward()
+            optimiser.step()
+    assert max((a - b).abs().max().item() for a, b in zip(generators[0].parameters(), start)) > 1e-3  # they moved
+    for (name, a), b in zip(generators[0].named_parameters(), generators[1].parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
 def test_gpu_kernels_off_cuda_need_torch_2_4(nb):
     forced, auto = nb["replace"](nb["cfg"], gpu_kernels="on"), nb["replace"](nb["cfg"], gpu_kernels="auto")
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
