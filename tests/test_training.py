@@ -108,3 +108,21 @@ def test_the_live_view_redraws_one_output_and_headless_runs_log_progress(nb, tin
     assert list(nb["LiveView"]("dcgan").steps(3, 1, run)) == [0, 1, 2]
     lines = [line for line in capsys.readouterr().out.splitlines() if "dcgan epoch 1/2, step" in line]
     assert len(lines) == 3 and "img/s" in lines[0] and "min of training left" in lines[0], lines
+
+
+def test_benchmark_alternates_the_loops_so_a_busy_host_slows_both_alike(nb, monkeypatch):
+    """A fake clock: the second loop costs half the first, and the host turns three times slower halfway."""
+    clock = {"now": 0.0, "calls": 0}
+
+    def costs(seconds):
+        def step(i):
+            clock["calls"] += 1
+            clock["now"] += seconds * (3 if clock["calls"] > 44 else 1)  # 44 = warm-up and the first two rounds
+
+        return step
+
+    monkeypatch.setattr(nb["time"], "perf_counter", lambda: clock["now"])
+    (slow, fast), speedup = nb["paired_speeds"]([costs(1.0), costs(0.5)], warmup=2, rounds=4, iterations=10)
+    assert speedup == pytest.approx(2.0)  # timed one after the other, the slowdown would read as 2/3
+    assert fast / slow == pytest.approx(2.0)
+    assert clock["calls"] == 2 * (2 + 4 * 10)
