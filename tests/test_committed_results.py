@@ -7,8 +7,12 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).parent.parent
-README_NAMES = {"real test digits": "real test digits", "DCGAN": "dcgan", "cGAN": "cgan"}
-README_NAMES["self-conditioned GAN"] = "selfcond"
+README_NAMES = {
+    "real test digits": "real test digits",
+    "DCGAN": "dcgan",
+    "cGAN": "cgan",
+    "self-conditioned GAN": "selfcond",
+}
 
 
 def table_rows(markdown, first_header_cell):
