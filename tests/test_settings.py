@@ -22,6 +22,7 @@ def settings():
         ({"GAN_LR_D": "nan"}, "GAN_LR_D='nan' is not a finite number"),
         ({"GAN_D_DROPOUT": "1"}, "GAN_D_DROPOUT=1.0 is not allowed: use a number in [0, 1)"),
         ({"GAN_EMA_DECAY": "1.5"}, "GAN_EMA_DECAY=1.5 is not allowed"),
+        ({"GAN_COOLDOWN_CGAN": "1"}, "GAN_COOLDOWN_CGAN=1.0 is not allowed: use a number in [0, 1)"),
         ({"GAN_REAL_TARGET_LOW": "0"}, "GAN_REAL_TARGET_LOW=0.0 is not allowed"),
         ({"GAN_EPOCHS_CGAN": "0"}, "GAN_EPOCHS_CGAN=0 is not allowed"),
         ({"GAN_EPOCHS_CGAN": "ten"}, "GAN_EPOCHS_CGAN='ten' is not a valid int"),
@@ -77,3 +78,10 @@ def test_bad_setting_is_refused_with_its_name(settings, environ, message):
 def test_good_settings_pass(settings):
     cfg = settings({"GAN_EPOCHS_CGAN": "3", "GAN_MODELS": "cgan", "GAN_LR_G": "4e-4", "GAN_SAMPLES_DIR": "/tmp/x"})
     assert (cfg.epochs_cgan, cfg.models, cfg.lr_g) == (3, "cgan", 4e-4)
+
+
+def test_only_the_cgan_cools_down_by_default_and_not_in_a_class_period(settings):
+    default, class_run = settings({}), settings({"GAN_CLASS_RUN": "1"})
+    assert (default.cooldown_dcgan, default.cooldown_selfcond) == (0.0, 0.0) and 0 < default.cooldown_cgan < 1
+    assert (class_run.epochs_cgan, class_run.cooldown_cgan) == (2, 0.0)
+    assert settings({"GAN_CLASS_RUN": "1", "GAN_COOLDOWN_CGAN": "0.5"}).cooldown_cgan == 0.5  # a variable still wins

@@ -24,6 +24,9 @@ def test_a_run_is_an_hparams_row_with_grouped_tags_and_one_chart_for_d(nb, tiny,
     for name in ("lr_g", "lr_d", "batch_size", "ema_decay", "seed", "g_width", "latent_dim", "label_embed_std"):
         assert math.isclose(start[name].number_value, getattr(cfg, name), rel_tol=1e-6), name
     assert "selfcond_groups" not in start and "data_dir" not in start  # only what a cGAN uses
+    assert (
+        math.isclose(start["cooldown"].number_value, cfg.cooldown_cgan, rel_tol=1e-6) and "cooldown_cgan" not in start
+    )
     end = metadata.parse_session_end_info_plugin_data(hparams[metadata.SESSION_END_INFO_TAG])
     assert end.status == api_pb2.STATUS_SUCCESS
     experiment = metadata.parse_experiment_plugin_data(hparams[metadata.EXPERIMENT_TAG])

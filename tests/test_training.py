@@ -126,3 +126,17 @@ def test_benchmark_alternates_the_loops_so_a_busy_host_slows_both_alike(nb, monk
     assert speedup == pytest.approx(2.0)  # timed one after the other, the slowdown would read as 2/3
     assert fast / slow == pytest.approx(2.0)
     assert clock["calls"] == 2 * (2 + 4 * 10)
+
+
+def test_the_learning_rates_cool_down_over_the_chosen_last_share_of_a_run(nb, tiny, tmp_path):
+    cfg, images, labels = tiny  # 2 epochs of 4 steps, G's learning rate logged after every step
+    cfg = nb["replace"](cfg, cooldown_cgan=0.5, cooldown_dcgan=0.0)
+    cgan = nb["train_gan"](
+        "cgan", cfg, images, labels["cgan"], quality_on=False, run_dir=tmp_path / "c", samples_dir=tmp_path
+    )
+    # step k of 8 runs at min(1, (1 - (k - 1) / 8) / 0.5) of the set rates: 1 for the first half, then 1 down to 0.25
+    shares = [min(1.0, (1 - (k - 1) / 8) / 0.5) for k in range(1, 9)]
+    assert cgan.history["lr_g"] == pytest.approx([cfg.lr_g * s for s in shares])
+    assert cgan.opt_d.param_groups[0]["lr"] == pytest.approx(cfg.lr_d * 0.25)
+    dcgan = nb["train_gan"]("dcgan", cfg, images, None, quality_on=False, run_dir=tmp_path / "d", samples_dir=tmp_path)
+    assert dcgan.history["lr_g"] == [cfg.lr_g] * 8
