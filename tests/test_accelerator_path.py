@@ -42,6 +42,17 @@ def test_precision_follows_the_device(nb, tmp_path, monkeypatch):
     assert not nb["use_gpu_kernels"](nb["replace"](nb["cfg"], gpu_kernels="auto"), torch.device("cpu"))
 
 
+def test_forced_bf16_on_a_cpu_without_it_warns(nb, tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpu, forced = torch.device("cpu"), nb["replace"](nb["cfg"], precision="bf16")
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2\n")
+    assert "GAN_PRECISION=auto" in nb["emulated_bf16_warning"](forced, cpu, cpuinfo)
+    assert nb["emulated_bf16_warning"](nb["replace"](forced, precision="auto"), cpu, cpuinfo) == ""
+    assert nb["emulated_bf16_warning"](forced, torch.device("cuda"), cpuinfo) == ""
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n")
+    assert nb["emulated_bf16_warning"](forced, cpu, cpuinfo) == ""
+
+
 def test_compiled_networks_train_and_round_trip(nb, tiny, tmp_path):
     """torch.compile on the CPU (about half a minute on 2 cores): finite losses, exact checkpoint round trip."""
     cfg, images, labels = tiny
