@@ -140,3 +140,16 @@ def test_the_learning_rates_cool_down_over_the_chosen_last_share_of_a_run(nb, ti
     assert cgan.opt_d.param_groups[0]["lr"] == pytest.approx(cfg.lr_d * 0.25)
     dcgan = nb["train_gan"]("dcgan", cfg, images, None, quality_on=False, run_dir=tmp_path / "d", samples_dir=tmp_path)
     assert dcgan.history["lr_g"] == [cfg.lr_g] * 8
+
+
+def test_measuring_in_bf16_reads_real_digits_as_float32_does(nb, monkeypatch):
+    """Drawing and measuring run in the training's precision; in bf16 the evaluator must still agree with float32."""
+    images, digits = nb["test_images"][:1000], nb["test_labels"][:1000]
+    measured = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        monkeypatch.setitem(nb, "PRECISION", dtype)
+        measured[dtype] = nb["quality"].measure(images, requested_digits=digits)
+    fp32, bf16 = measured[torch.float32], measured[torch.bfloat16]
+    assert abs(bf16["conditional_accuracy"] - fp32["conditional_accuracy"]) <= 0.003
+    assert abs(bf16["unsure_share"] - fp32["unsure_share"]) <= 0.005
+    assert abs(bf16["fid"] - fp32["fid"]) <= 0.05 * fp32["fid"] + 0.02, (fp32["fid"], bf16["fid"])
