@@ -153,3 +153,28 @@ def test_measuring_in_bf16_reads_real_digits_as_float32_does(nb, monkeypatch):
     assert abs(bf16["conditional_accuracy"] - fp32["conditional_accuracy"]) <= 0.003
     assert abs(bf16["unsure_share"] - fp32["unsure_share"]) <= 0.005
     assert abs(bf16["fid"] - fp32["fid"]) <= 0.05 * fp32["fid"] + 0.02, (fp32["fid"], bf16["fid"])
+
+
+def test_a_run_draws_in_its_own_precision_whatever_the_notebooks(nb, tiny, tmp_path, monkeypatch):
+    """The epoch grid and the measured samples come in the precision the run's cfg trains in, not the notebook's."""
+    cfg, images, labels = tiny
+    drawn = []
+    real_sample = nb["sample"]
+    monkeypatch.setitem(
+        nb,
+        "sample",
+        lambda generator, z, labels=None, dtype=None: drawn.append(dtype) or real_sample(generator, z, labels, dtype),
+    )
+    for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        drawn.clear()
+        run_cfg = nb["replace"](cfg, precision=precision, epochs_dcgan=1, metrics_every=1)
+        nb["train_gan"](
+            "dcgan",
+            run_cfg,
+            images,
+            None,
+            quality_on=True,
+            run_dir=tmp_path / precision,
+            samples_dir=tmp_path / precision,
+        )
+        assert drawn and set(drawn) == {dtype}, (precision, drawn)
