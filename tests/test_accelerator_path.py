@@ -109,3 +109,19 @@ def test_gpu_kernels_off_cuda_need_torch_2_4(nb):
         nb["check_gpu_kernels"](forced, cpu, version="2.2.2+cpu")
     for cfg, device, version in [(forced, cpu, "2.4.0"), (forced, cuda, "2.2.2"), (auto, cpu, "2.2.2")]:
         nb["check_gpu_kernels"](cfg, device, version=version)  # allowed: no error
+    with pytest.raises(ValueError, match="GAN_PRECISION=bf16: torch's autocast on MPS has no bf16"):
+        nb["check_gpu_kernels"](nb["replace"](auto, precision="bf16"), torch.device("mps"))
+    nb["check_gpu_kernels"](nb["replace"](auto, precision="auto"), torch.device("mps"))
+
+
+@pytest.mark.skipif(not CPU_FUSED_ADAM, reason="torch < 2.4 has fused Adam on CUDA only")
+def test_a_resumed_run_uses_this_machines_adam_not_the_checkpoints(nb, tiny, tmp_path):
+    """A checkpoint saved with fused Adam (CUDA, or a CPU with torch >= 2.4) resumes where fused Adam is off."""
+    cfg, images, labels = tiny
+    fused = nb["replace"](cfg, gpu_kernels="on", epochs_cgan=1)
+    nb["train_gan"]("cgan", fused, images, labels["cgan"], quality_on=False, run_dir=tmp_path, samples_dir=tmp_path)
+    plain = nb["replace"](cfg, gpu_kernels="off", epochs_cgan=2)
+    gan = nb["train_gan"]("cgan", plain, images, labels["cgan"], quality_on=False, resume_from=tmp_path)
+    for optimizer in (gan.opt_g, gan.opt_d):
+        assert all(not group["fused"] and group["foreach"] for group in optimizer.param_groups)
+    assert len(gan.history["epochs"]) == 2

@@ -121,6 +121,7 @@ def test_checkpoint_mistakes_get_clear_messages(nb, tiny, tmp_path):
     for changed, message in [
         ({"latent_dim": 64}, "GAN_LATENT_DIM=64, the checkpoint needs GAN_LATENT_DIM=100"),
         ({"seed": 7}, "GAN_SEED=7, the checkpoint needs GAN_SEED=42"),
+        ({"betas": (0.5, 0.999)}, "GAN_BETAS=0.5,0.999, the checkpoint needs GAN_BETAS=0.0,0.99"),
     ]:
         with pytest.raises(ValueError, match=message):
             nb["train_gan"](

@@ -72,6 +72,8 @@ def test_a_shipped_generator_draws_like_the_trained_one_and_a_damaged_one_is_ref
         assert torch.equal(value, shipped.sampler.state_dict()[name]), name
     assert shipped.history["epochs"] == gan.history["epochs"]
     assert nb["load_generator"](tmp_path / "cgan" / "generator.pt", "cpu").num_classes == 10
+    in_place = nb["ShippedGAN"]("cgan", nb["replace"](cfg, samples_dir=str(tmp_path)))  # GAN_OVERWRITE_SAMPLES=1
+    assert in_place.samples_dir == tmp_path / "cgan" and (tmp_path / "cgan" / "epoch_001.png").stat().st_size > 0
     with open(tmp_path / "cgan" / "generator.pt", "ab") as file:
         file.write(b"damage")
     with pytest.raises(ValueError, match=r"generator\.pt is damaged .*git checkout it again"):
@@ -178,3 +180,15 @@ def test_a_run_draws_in_its_own_precision_whatever_the_notebooks(nb, tiny, tmp_p
             samples_dir=tmp_path / precision,
         )
         assert drawn and set(drawn) == {dtype}, (precision, drawn)
+
+
+def test_train_0_names_the_settings_that_changed_the_shipped_evaluators_recipe(nb, tmp_path, monkeypatch):
+    cfg = nb["replace"](nb["cfg"], train=False, evaluator_path=str(tmp_path / "none.pt"))
+    shipped = nb["load_tensors"](nb["SHIPPED_DIR"] / "mnist_evaluator.pt", "cpu")["recipe"]
+    same = {name: value for name, value in shipped.items() if name != "version"}
+    changed = nb["replace"](cfg, **same | {"evaluator_epochs": shipped["evaluator_epochs"] + 1})
+    with pytest.raises(ValueError, match=r"committed run's evaluator, but GAN_EVALUATOR_EPOCHS changed its recipe"):
+        nb["load_or_train_evaluator"](changed, required_accuracy=0.99)
+    fast = nb["replace"](cfg, **same | {"evaluator_epochs": 1, "evaluator_train_subset": 30_000})  # as GAN_FAST sets
+    with pytest.raises(ValueError, match=r"GAN_EVALUATOR_EPOCHS, GAN_EVALUATOR_TRAIN_SUBSET changed .*GAN_FAST"):
+        nb["load_or_train_evaluator"](fast, required_accuracy=0.99)
