@@ -85,7 +85,7 @@ def test_divergence_later_keeps_the_last_good_checkpoint(nb, tiny, tmp_path):
 def test_a_generator_that_ignores_its_noise_is_reported_collapsed(nb):
     generator, _ = nb["build_networks"]("dcgan", nb["cfg"])
     torch.nn.init.zeros_(generator.net[-2].weight)  # the last layer now draws its bias, whatever z is
-    metrics = nb["measure_generator"](generator, "dcgan", nb["cfg"], seed=0)
+    metrics = nb["measure_generator"](generator, "dcgan", nb["cfg"], 0, torch.float32)
     assert metrics["spread"] < 1e-6
     assert any(w.startswith("COLLAPSED") for w in nb["warnings_for"](metrics, nb["cfg"]))
     record = {"epoch": 1, "seconds": 1, "images_per_second": 1, "loss_d": 1, "loss_g": 1, "d_real": 0.5, "d_fake": 0.5}
