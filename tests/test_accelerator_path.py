@@ -38,6 +38,8 @@ def test_precision_follows_the_device(nb, tmp_path, monkeypatch):
     monkeypatch.setitem(nb, "cpu_computes_bf16", lambda: True)
     assert nb["autocast_dtype"](auto, torch.device("cpu")) == torch.bfloat16
     assert nb["autocast_dtype"](auto, torch.device("mps")) == torch.float32
+    assert nb["autocast_dtype"](auto, torch.device("cuda")) == torch.float32  # a GPU step waits on the host
+    assert nb["autocast_dtype"](nb["replace"](auto, precision="bf16"), torch.device("cuda")) == torch.bfloat16
     assert nb["autocast_dtype"](nb["replace"](auto, precision="bf16"), torch.device("cpu")) == torch.bfloat16
     assert not nb["use_gpu_kernels"](nb["replace"](nb["cfg"], gpu_kernels="auto"), torch.device("cpu"))
 
@@ -125,3 +127,24 @@ def test_a_resumed_run_uses_this_machines_adam_not_the_checkpoints(nb, tiny, tmp
     for optimizer in (gan.opt_g, gan.opt_d):
         assert all(not group["fused"] and group["foreach"] for group in optimizer.param_groups)
     assert len(gan.history["epochs"]) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on an H200: no sync in any step)")
+@pytest.mark.parametrize("kind", ["dcgan", "cgan", "selfcond"])
+def test_no_step_makes_the_host_wait_on_cuda(nb, tiny, kind):
+    """torch's sync debug mode raises at any operation inside the loop body that waits for the GPU."""
+    cfg, images, labels = tiny
+    cuda = torch.device("cuda")
+    images, labels = images.to(cuda), None if labels[kind] is None else labels[kind].to(cuda)
+    prior = torch.full((cfg.selfcond_groups,), 1 / cfg.selfcond_groups, device=cuda) if kind == "selfcond" else None
+    gan = nb["GAN"](kind, cfg, cuda, prior)
+    order = torch.randperm(len(images), device=cuda)
+    for step in range(len(images) // cfg.batch_size):
+        torch.cuda.set_sync_debug_mode("error" if step else "default")  # the first step may set things up
+        try:
+            nb["cool_down"](gan, step / 100)
+            batch = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            stats = nb["train_step"](gan, images[batch], None if labels is None else labels[batch], 0.05)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    assert torch.isfinite(stats).all()
