@@ -23,7 +23,7 @@ def test_gpu_kernels_and_bf16_train_and_round_trip(nb, tiny, tmp_path, kind):
     assert all(math.isfinite(r[name]) for r in gan.history["epochs"] for name in nb["STAT_NAMES"])
     restored = nb["load_generator"](tmp_path, "cpu")
     for name, value in gan.sampler.state_dict().items():
-        assert torch.equal(value, restored.state_dict()[name]), name
+        assert torch.equal(value.cpu(), restored.state_dict()[name]), name
 
 
 def test_precision_follows_the_device(nb, tmp_path, monkeypatch):
@@ -42,6 +42,21 @@ def test_precision_follows_the_device(nb, tmp_path, monkeypatch):
     assert nb["autocast_dtype"](nb["replace"](auto, precision="bf16"), torch.device("cuda")) == torch.bfloat16
     assert nb["autocast_dtype"](nb["replace"](auto, precision="bf16"), torch.device("cpu")) == torch.bfloat16
     assert not nb["use_gpu_kernels"](nb["replace"](nb["cfg"], gpu_kernels="auto"), torch.device("cpu"))
+
+
+def test_cuda_runs_choose_repeatable_kernels(nb, monkeypatch):
+    """Exact resuming on a GPU needs kernels that repeat bit for bit; the CPU's do already, and the setting can say no."""
+    calls = []
+    monkeypatch.setattr(torch, "use_deterministic_algorithms", lambda *args, **kw: calls.append((args, kw)))
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    cfg, cuda = nb["cfg"], torch.device("cuda")
+    assert not nb["repeatable_kernels"](cfg, torch.device("cpu"))
+    assert not nb["repeatable_kernels"](nb["replace"](cfg, deterministic=False), cuda)
+    assert calls == [] and torch.backends.cudnn.benchmark
+    assert nb["repeatable_kernels"](cfg, cuda)
+    assert calls == [((True,), {"warn_only": True})] and not torch.backends.cudnn.benchmark
+    assert nb["os"].environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
 
 
 def test_forced_bf16_on_a_cpu_without_it_warns(nb, tmp_path):
@@ -65,7 +80,7 @@ def test_compiled_networks_train_and_round_trip(nb, tiny, tmp_path):
     assert all(math.isfinite(gan.history["epochs"][-1][name]) for name in nb["STAT_NAMES"])
     restored = nb["load_generator"](tmp_path, "cpu")
     for name, value in gan.sampler.state_dict().items():
-        assert torch.equal(value, restored.state_dict()[name]), name
+        assert torch.equal(value.cpu(), restored.state_dict()[name]), name
 
 
 def test_fused_adam_where_torch_has_it(nb):

@@ -83,7 +83,7 @@ def test_divergence_later_keeps_the_last_good_checkpoint(nb, tiny, tmp_path):
 
 
 def test_a_generator_that_ignores_its_noise_is_reported_collapsed(nb):
-    generator, _ = nb["build_networks"]("dcgan", nb["cfg"])
+    generator = nb["build_networks"]("dcgan", nb["cfg"])[0].to(nb["device"])
     torch.nn.init.zeros_(generator.net[-2].weight)  # the last layer now draws its bias, whatever z is
     metrics = nb["measure_generator"](generator, "dcgan", nb["cfg"], 0, torch.float32)
     assert metrics["spread"] < 1e-6
