@@ -53,9 +53,11 @@ def test_cuda_runs_choose_repeatable_kernels(nb, monkeypatch):
     cfg, cuda = nb["cfg"], torch.device("cuda")
     assert not nb["repeatable_kernels"](cfg, torch.device("cpu"))
     assert not nb["repeatable_kernels"](nb["replace"](cfg, deterministic=False), cuda)
-    assert calls == [] and torch.backends.cudnn.benchmark
+    assert calls == 2 * [((False,), {"warn_only": True})] and torch.backends.cudnn.benchmark
     assert nb["repeatable_kernels"](cfg, cuda)
-    assert calls == [((True,), {"warn_only": True})] and not torch.backends.cudnn.benchmark
+    assert calls[-1] == ((True,), {"warn_only": True}) and not torch.backends.cudnn.benchmark
+    assert not nb["repeatable_kernels"](nb["replace"](cfg, deterministic=False), cuda)  # set again: switched off
+    assert calls[-1] == ((False,), {"warn_only": True})
     assert nb["os"].environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
 
 
