@@ -49,8 +49,9 @@ def test_cuda_runs_choose_repeatable_kernels(nb, monkeypatch):
     calls = []
     monkeypatch.setattr(torch, "use_deterministic_algorithms", lambda *args, **kw: calls.append((args, kw)))
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
-    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
-    cfg, cuda = nb["cfg"], torch.device("cuda")
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", "restored after the test")
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG")
+    cfg, cuda = nb["replace"](nb["cfg"], deterministic=True), torch.device("cuda")
     assert not nb["repeatable_kernels"](cfg, torch.device("cpu"))
     assert not nb["repeatable_kernels"](nb["replace"](cfg, deterministic=False), cuda)
     assert calls == 2 * [((False,), {"warn_only": True})] and torch.backends.cudnn.benchmark
