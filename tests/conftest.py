@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 NOTEBOOK = Path(__file__).parent.parent / "DCGAN_MNIST_digit_generation.ipynb"
 
@@ -50,3 +51,14 @@ def tiny(nb):
     digits = nb["gan_labels"][: 4 * cfg.batch_size]
     groups, _ = nb["kmeans"](images, cfg.selfcond_groups, 5, cfg.seed)
     return cfg, images, {"dcgan": None, "cgan": digits, "selfcond": groups}
+
+
+@pytest.fixture
+def assert_same_weights():
+    """A check that every tensor of a restored network equals the trained one's, bit for bit (on any device)."""
+
+    def check(trained, restored):
+        for name, value in trained.state_dict().items():
+            assert torch.equal(value.cpu(), restored.state_dict()[name].cpu()), name
+
+    return check

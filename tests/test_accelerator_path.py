@@ -13,7 +13,7 @@ CPU_FUSED_ADAM = TORCH_VERSION >= (2, 4)  # fused Adam on the CPU
     not CPU_FUSED_ADAM, reason="torch < 2.4 has fused Adam on CUDA only, so it cannot be forced on the CPU"
 )
 @pytest.mark.parametrize("kind", ["dcgan", "cgan", "selfcond"])
-def test_gpu_kernels_and_bf16_train_and_round_trip(nb, tiny, tmp_path, kind):
+def test_gpu_kernels_and_bf16_train_and_round_trip(nb, tiny, tmp_path, kind, assert_same_weights):
     cfg, images, labels = tiny
     forced = nb["replace"](cfg, gpu_kernels="on", precision="bf16")
     gan = nb["train_gan"](kind, forced, images, labels[kind], quality_on=False, run_dir=tmp_path, samples_dir=tmp_path)
@@ -21,9 +21,7 @@ def test_gpu_kernels_and_bf16_train_and_round_trip(nb, tiny, tmp_path, kind):
     upsample = next(layer for layer in gan.generator.net if isinstance(layer, torch.nn.ConvTranspose2d))
     assert upsample.weight.is_contiguous(memory_format=torch.channels_last)
     assert all(math.isfinite(r[name]) for r in gan.history["epochs"] for name in nb["STAT_NAMES"])
-    restored = nb["load_generator"](tmp_path, "cpu")
-    for name, value in gan.sampler.state_dict().items():
-        assert torch.equal(value.cpu(), restored.state_dict()[name]), name
+    assert_same_weights(gan.sampler, nb["load_generator"](tmp_path, "cpu"))
 
 
 def test_precision_follows_the_device(nb, tmp_path, monkeypatch):
@@ -73,7 +71,7 @@ def test_forced_bf16_on_a_cpu_without_it_warns(nb, tmp_path):
     assert nb["emulated_bf16_warning"](forced, cpu, cpuinfo) == ""
 
 
-def test_compiled_networks_train_and_round_trip(nb, tiny, tmp_path):
+def test_compiled_networks_train_and_round_trip(nb, tiny, tmp_path, assert_same_weights):
     """torch.compile on the CPU (about half a minute on 2 cores): finite losses, exact checkpoint round trip."""
     cfg, images, labels = tiny
     compiled = nb["replace"](cfg, compile=True, epochs_cgan=1)
@@ -81,9 +79,7 @@ def test_compiled_networks_train_and_round_trip(nb, tiny, tmp_path):
         "cgan", compiled, images, labels["cgan"], quality_on=False, run_dir=tmp_path, samples_dir=tmp_path
     )
     assert all(math.isfinite(gan.history["epochs"][-1][name]) for name in nb["STAT_NAMES"])
-    restored = nb["load_generator"](tmp_path, "cpu")
-    for name, value in gan.sampler.state_dict().items():
-        assert torch.equal(value.cpu(), restored.state_dict()[name]), name
+    assert_same_weights(gan.sampler, nb["load_generator"](tmp_path, "cpu"))
 
 
 def test_fused_adam_where_torch_has_it(nb):

@@ -83,6 +83,19 @@ def test_an_evaluator_path_that_is_a_folder_is_refused(nb, tmp_path):
         nb["settings_from_env"]({"GAN_FAST": "1", "GAN_EVALUATOR_PATH": str(tmp_path)})
 
 
+def test_a_cached_evaluator_of_another_recipe_is_never_replaced(nb, tmp_path):
+    cache = tmp_path / "mnist_evaluator.pt"
+    cfg = nb["replace"](nb["cfg"], evaluator_path=str(cache))
+    older = nb["evaluator_recipe"](cfg) | {"version": 2, "evaluator_epochs": cfg.evaluator_epochs + 1}
+    nb["torch"].save({"state_dict": {}, "recipe": older}, cache)
+    reasons = [r"this notebook's version, GAN_EVALUATOR_EPOCHS changed its recipe", r"it cannot be read"]
+    for content, reason in zip([cache.read_bytes(), b"not a torch file"], reasons):
+        cache.write_bytes(content)
+        with pytest.raises(ValueError, match=rf"GAN_EVALUATOR_PATH=.* cannot use \({reason}\): delete that file"):
+            nb["load_or_train_evaluator"](cfg, required_accuracy=0.97)
+        assert cache.read_bytes() == content, "the cached evaluator was replaced"
+
+
 @pytest.mark.parametrize("name", ["GAN_RUNS_DIR", "GAN_SAMPLES_DIR", "GAN_EVALUATOR_PATH"])
 def test_an_unwritable_output_folder_is_refused(nb, tmp_path, monkeypatch, name):
     writable = nb["tempfile"].TemporaryFile

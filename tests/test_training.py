@@ -60,7 +60,9 @@ def test_float32_steps_enter_no_autocast_context(nb, tiny, monkeypatch):
     assert torch.isfinite(stats).all()
 
 
-def test_a_shipped_generator_draws_like_the_trained_one_and_a_damaged_one_is_refused(nb, tiny, tmp_path, monkeypatch):
+def test_a_shipped_generator_draws_like_the_trained_one_and_a_damaged_one_is_refused(
+    nb, tiny, tmp_path, monkeypatch, assert_same_weights
+):
     cfg, images, labels = tiny
     gan = nb["train_gan"](
         "cgan", nb["replace"](cfg, epochs_cgan=1), images, labels["cgan"], quality_on=False, samples_dir=tmp_path
@@ -68,8 +70,7 @@ def test_a_shipped_generator_draws_like_the_trained_one_and_a_damaged_one_is_ref
     monkeypatch.setitem(nb, "SHIPPED_DIR", tmp_path)
     nb["check_shipped"](tmp_path / "cgan" / "generator.pt")
     shipped = nb["ShippedGAN"]("cgan", nb["replace"](cfg, samples_dir=str(tmp_path / "new")))
-    for name, value in gan.sampler.state_dict().items():
-        assert torch.equal(value, shipped.sampler.state_dict()[name]), name
+    assert_same_weights(gan.sampler, shipped.sampler)
     assert shipped.history["epochs"] == gan.history["epochs"]
     assert nb["load_generator"](tmp_path / "cgan" / "generator.pt", "cpu").num_classes == 10
     in_place = nb["ShippedGAN"]("cgan", nb["replace"](cfg, samples_dir=str(tmp_path)))  # GAN_OVERWRITE_SAMPLES=1
