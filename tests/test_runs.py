@@ -95,15 +95,38 @@ def test_a_generator_that_ignores_its_noise_is_reported_collapsed(nb):
 
 
 def test_pictures_of_an_earlier_run_are_kept(nb, tmp_path):
-    choose = nb["choose_samples_dir"]
+    def choose(cfg):
+        return nb["choose_samples_dir"](cfg, cfg.evaluator_path)
+
     cfg = nb["replace"](nb["cfg"], fast=False, samples_dir=str(tmp_path))
     assert choose(cfg) == str(tmp_path)  # an empty folder is used as it is
     (tmp_path / "cgan").mkdir()
     (tmp_path / "cgan" / "epoch_001.png").write_bytes(b"a picture")
-    assert nb["Path"](choose(cfg)).parent == tmp_path and nb["Path"](choose(cfg)).name.startswith("run-")
+    first, second = nb["Path"](choose(cfg)), nb["Path"](choose(cfg))
+    assert first.parent == tmp_path and first.name.startswith("run-") and first != second  # even in the same second
     assert choose(nb["replace"](cfg, overwrite_samples=True)) == str(tmp_path)
     fast = nb["replace"](nb["cfg"], samples_dir="")
     assert not nb["Path"](choose(fast)).resolve().is_relative_to(nb["Path"]("generated_samples").resolve())
+
+
+def test_generators_and_evaluators_of_an_earlier_run_are_kept(nb, tmp_path):
+    """A folder with no pictures but a run's generator.pt, or an evaluator found nowhere else, is an earlier run's."""
+    cfg = nb["replace"](nb["cfg"], fast=False, samples_dir=str(tmp_path / "samples"))
+    cache = tmp_path / "cache.pt"
+    cache.write_bytes(b"the evaluator this run loads")
+    (tmp_path / "samples" / "cgan").mkdir(parents=True)
+    (tmp_path / "samples" / "mnist_evaluator.pt").write_bytes(cache.read_bytes())  # a copy: not work of its own
+    assert nb["choose_samples_dir"](cfg, str(cache)) == cfg.samples_dir
+    (tmp_path / "samples" / "mnist_evaluator.pt").write_bytes(b"another run's evaluator")
+    assert nb["Path"](nb["choose_samples_dir"](cfg, str(cache))).parent == tmp_path / "samples"
+    (tmp_path / "samples" / "mnist_evaluator.pt").unlink()
+    (tmp_path / "samples" / "cgan" / "generator.pt").write_bytes(b"a trained generator")
+    assert nb["Path"](nb["choose_samples_dir"](cfg, str(cache))).parent == tmp_path / "samples"
+    run = nb["Run"].__new__(nb["Run"])  # the per-model check of train_gan, on its own
+    run.cfg, run.kind, run.first_epoch, run.resumed_samples_dir = cfg, "cgan", 1, None
+    chosen = run.choose_samples_dir(tmp_path / "samples" / "cgan")
+    assert chosen.parent.parent == tmp_path / "samples" and chosen.parent.name.startswith("run-")
+    assert (tmp_path / "samples" / "cgan" / "generator.pt").read_bytes() == b"a trained generator"
 
 
 def test_checkpoint_mistakes_get_clear_messages(nb, tiny, tmp_path):
@@ -148,3 +171,24 @@ def test_resume_problems_are_found_before_any_work(nb, tiny, tmp_path):
     torch.save({"format": "someone-elses-v1", "epoch": 1}, tmp_path / "foreign.pt")
     with pytest.raises(ValueError, match="GAN_RESUME_CGAN=.* was not written by this version of the notebook"):
         settings(base | {"GAN_RESUME_CGAN": str(tmp_path / "foreign.pt"), "GAN_EPOCHS_CGAN": "2"})
+
+
+def test_resume_mistakes_with_run_folders_are_found_before_any_work(nb, tiny, tmp_path):
+    """Resuming from an older checkpoint of a run that went on, a checkpoints/ folder, the runs folder, a copy."""
+    cfg, images, labels = tiny
+    run = tmp_path / "runs" / "cgan-run"
+    nb["train_gan"]("cgan", cfg, images, labels["cgan"], quality_on=False, run_dir=run, samples_dir=tmp_path)
+    settings = nb["settings_from_env"]
+    base = {"GAN_FAST": "1", "GAN_RUNS_DIR": str(tmp_path / "runs"), "GAN_EPOCHS_CGAN": "3"}
+    older = run / "checkpoints" / "epoch_001.pt"
+    with pytest.raises(ValueError, match=r"GAN_RESUME_CGAN=.* continues past epoch_001.pt \(epoch_002.pt\): give "):
+        settings(base | {"GAN_RESUME_CGAN": str(older)})
+    (run / "checkpoints" / "epoch_002 (copy).pt").write_bytes(b"a user's copy, not a checkpoint of the run")
+    assert nb["latest_checkpoint"](run).name == "epoch_002.pt"
+    assert nb["latest_checkpoint"](run / "checkpoints") == run / "checkpoints" / "epoch_002.pt"
+    assert settings(base | {"GAN_RESUME_CGAN": str(run / "checkpoints")}).resume_cgan == str(run / "checkpoints")
+    with pytest.raises(ValueError, match=f"holds no checkpoints/epoch_NNN.pt: give one run folder, such as {run}"):
+        settings(base | {"GAN_RESUME_CGAN": str(tmp_path / "runs")})
+    generator = tmp_path / "cgan" / "generator.pt"  # what train_gan shipped beside the pictures
+    with pytest.raises(ValueError, match="generator.pt is a generator for drawing, not a checkpoint: give its run"):
+        settings(base | {"GAN_RESUME_CGAN": str(generator)})

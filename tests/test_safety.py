@@ -208,6 +208,28 @@ def test_gz_mnist_files_are_used_offline(nb, tmp_path):
     assert not (raw / "t10k-labels-idx1-ubyte.partial").exists()
 
 
+def test_a_bad_gz_and_an_unwritable_data_folder_are_told_apart(nb, tmp_path, monkeypatch):
+    """A plain file unpacked from a bad .gz names the .gz too; a folder that takes no file is not called damaged."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    name = "t10k-labels-idx1-ubyte"
+    (raw / f"{name}.gz").write_bytes(gzip.compress(b"labels, but not MNIST's"))
+    nb["unpack_gz"](raw)
+    with pytest.raises(ValueError, match=f"{name} is damaged .*: delete it and {name}.gz and run again"):
+        nb["check_mnist_files"](raw)
+    (raw / name).unlink()
+
+    def unwritable(path, mode="r", *args, **kwargs):
+        if "w" in mode:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return open(path, mode, *args, **kwargs)
+
+    monkeypatch.setitem(nb, "open", unwritable)  # the notebook's cells look up open in their namespace first
+    with pytest.raises(ValueError, match=f"cannot unpack {name}.gz into {raw} \\(Permission denied\\): make that"):
+        nb["unpack_gz"](raw)
+    assert (raw / f"{name}.gz").is_file()
+
+
 def test_no_tensorboard_is_started_unattended(nb, capsys):
     nb["open_tensorboard"]("runs", "auto")
     assert (

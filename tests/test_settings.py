@@ -13,7 +13,14 @@ def settings():
 @pytest.mark.parametrize(
     "environ, message",
     [
-        ({"GAN_LATENT_DIM": "0"}, "GAN_LATENT_DIM=0 is not allowed: use an integer >= 1"),
+        ({"GAN_LATENT_DIM": "0"}, "GAN_LATENT_DIM=0 is not allowed: use an integer from 1 to 4,096"),
+        ({"GAN_LATENT_DIM": "1000000000"}, "GAN_LATENT_DIM=1000000000 is not allowed: use an integer from 1 to 4,096"),
+        ({"GAN_G_WIDTH": "100000"}, "GAN_G_WIDTH=100000 is not allowed: use an integer from 1 to 1,024"),
+        (
+            {"GAN_EVALUATOR_TRAIN_SUBSET": "100"},
+            "GAN_EVALUATOR_BATCH_SIZE=128 is more than the 100 images the evaluator trains on",
+        ),
+        ({"GAN_FAST": "1", "GAN_CLASS_RUN": "1"}, "GAN_FAST=1 and GAN_CLASS_RUN=1 are two presets"),
         ({"GAN_INSTANCE_NOISE_START": "-0.5"}, "GAN_INSTANCE_NOISE_START=-0.5 is not allowed: use a number in [0, 2]"),
         ({"GAN_BATCH_SIZE": "0"}, "GAN_BATCH_SIZE=0 is not allowed: use an integer >= 1"),
         ({"GAN_LR_G": "-1"}, "GAN_LR_G=-1.0 is not allowed: use a number in (0, 1]"),
