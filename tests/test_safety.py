@@ -264,3 +264,25 @@ def test_networks_of_another_shape_are_refused_with_the_files_name(nb, tiny, one
     two = nb["replace"](cfg, epochs_cgan=2, runs_dir=str(tmp_path / "runs"), samples_dir=str(tmp_path / "samples"))
     with pytest.raises(ValueError, match="epoch_001.pt holds networks of another shape than this notebook builds"):
         nb["train_gan"]("cgan", two, images, labels["cgan"], quality_on=False, resume_from=older)
+
+
+def test_incomplete_or_misplaced_files_are_named(nb, one_epoch_runs, tmp_path, monkeypatch):
+    """A checkpoint with this notebook's tag but keys missing, an unreadable generator.pt, a generator in the wrong
+    model's folder: each is named with what to do, not a KeyError or a zip-reader error from torch."""
+    torch = nb["torch"]
+    checkpoint = nb["latest_checkpoint"](one_epoch_runs["dcgan"])
+    saved = nb["load_checkpoint"](checkpoint, "cpu")
+    del saved["config"], saved["epoch"]
+    torch.save(saved, tmp_path / "epoch_001.pt")
+    with pytest.raises(ValueError, match=r"epoch_001.pt is incomplete \(it has no epoch, config\): pick another"):
+        nb["load_checkpoint"](tmp_path / "epoch_001.pt", "cpu")
+    (tmp_path / "garbage.pt").write_bytes(b"not a zip archive")
+    with pytest.raises(ValueError, match="garbage.pt is not a readable generator.pt"):
+        nb["load_shipped_generator"](tmp_path / "garbage.pt")
+    dcgan_generator = next((one_epoch_runs["dcgan"].parent / "samples").rglob("dcgan/generator.pt"))
+    (tmp_path / "cgan").mkdir()
+    for name in ("generator.pt", "generator.pt.sha256"):  # with its SHA-256, as if someone had copied both
+        shutil.copy(dcgan_generator.with_name(name), tmp_path / "cgan" / name)
+    monkeypatch.setitem(nb, "SHIPPED_DIR", tmp_path)
+    with pytest.raises(ValueError, match="cgan.generator.pt holds a dcgan generator, not a cgan: git checkout"):
+        nb["ShippedGAN"]("cgan", nb["replace"](nb["cfg"], samples_dir=str(tmp_path / "new")))

@@ -21,6 +21,7 @@ def settings():
             "GAN_EVALUATOR_BATCH_SIZE=128 is more than the 100 images the evaluator trains on",
         ),
         ({"GAN_FAST": "1", "GAN_CLASS_RUN": "1"}, "GAN_FAST=1 and GAN_CLASS_RUN=1 are two presets"),
+        ({"GAN_BENCHMARK_WORKERS": "100"}, "GAN_BENCHMARK_WORKERS=100 is not allowed: use an integer from 0 to 32"),
         ({"GAN_INSTANCE_NOISE_START": "-0.5"}, "GAN_INSTANCE_NOISE_START=-0.5 is not allowed: use a number in [0, 2]"),
         ({"GAN_BATCH_SIZE": "0"}, "GAN_BATCH_SIZE=0 is not allowed: use an integer >= 1"),
         ({"GAN_LR_G": "-1"}, "GAN_LR_G=-1.0 is not allowed: use a number in (0, 1]"),
